@@ -12,6 +12,7 @@ their own connections in a small thread pool, so the event loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import queue
 import sqlite3
@@ -297,7 +298,9 @@ class SQLiteStore(Store):
 
     async def update(self, key: str, value: bytes, expected_revision: int) -> KeyValue:
         def run(conn: sqlite3.Connection) -> KeyValue:
-            row = conn.execute("SELECT create_rev, mod_rev FROM kv WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(
+                "SELECT create_rev, mod_rev FROM kv WHERE key = ?", (key,)
+            ).fetchone()
             if row is None:
                 raise KeyNotFound(key)
             create_rev, mod_rev = row
@@ -360,8 +363,8 @@ class SQLiteStore(Store):
             return False
         return True
 
-    async def _events_after(self, prefix: str, revision: int) -> tuple[list[Event], int]:
-        def run(conn: sqlite3.Connection) -> tuple[list[Event], int]:
+    async def _events_after(self, prefix: str, revision: int) -> tuple[builtins.list[Event], int]:
+        def run(conn: sqlite3.Connection) -> tuple[builtins.list[Event], int]:
             compacted = _compacted_revision(conn)
             if revision < compacted:
                 raise Compacted(revision, compacted + 1)
