@@ -45,7 +45,9 @@ def random_digest() -> str:
     return "sha256:" + hashlib.sha256(os.urandom(16)).hexdigest()
 
 
-def create_image(client: httpx.Client, name: str | None = None, **extra: object) -> dict[str, object]:
+def create_image(
+    client: httpx.Client, name: str | None = None, **extra: object
+) -> dict[str, object]:
     name = name or random_digest()
     body = {
         "kind": "Image",
@@ -60,7 +62,9 @@ def create_image(client: httpx.Client, name: str | None = None, **extra: object)
     return result
 
 
-def signature_body(name: str, content: bytes = b"signature-bytes", type_: str = "atomic") -> dict[str, object]:
+def signature_body(
+    name: str, content: bytes = b"signature-bytes", type_: str = "atomic"
+) -> dict[str, object]:
     return {
         "kind": "ImageSignature",
         "apiVersion": "image.openshift.io/v1",
