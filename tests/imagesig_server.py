@@ -6,6 +6,7 @@ and bindings from an RBAC file made here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -153,10 +154,8 @@ class ServerProcess:
         pid = self.proc.pid
         children = _children(pid)
         for p in [pid, *children]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait()
         self.proc = None
 

@@ -33,7 +33,8 @@ def test_create_answers_201_with_the_stored_signature(admin: httpx.Client) -> No
     assert [(s["metadata"]["name"], s["type"], s["content"]) for s in stored] == [
         (name, "atomic", base64.b64encode(b"\x00\x01blob").decode())
     ]
-    assert "kind" not in stored[0] and "apiVersion" not in stored[0]
+    assert "kind" not in stored[0]
+    assert "apiVersion" not in stored[0]
 
 
 def test_peer_create_sequence(server: ServerProcess, admin: httpx.Client) -> None:
