@@ -177,6 +177,13 @@ class ImageRegistry:
             raise errors.not_found(RESOURCE, name)
         return with_type_meta(_from_kv(kv))
 
+    async def get_for_modify(self, name: str) -> Image:
+        """The image, to be handed to :meth:`modify` as ``read`` (saves decoding it twice)."""
+        kv = await self.store.get(_key(name))
+        if kv is None:
+            raise errors.not_found(RESOURCE, name)
+        return _from_kv(kv)
+
     async def list(self, opts: ListOptions) -> ImageList:
         try:
             matches = parse_selector(opts.label_selector)
@@ -374,19 +381,31 @@ class ImageRegistry:
             self._locks[name] = lock
         return lock
 
-    async def modify(self, name: str, change: Callable[[Image], Awaitable[T]], ctx: Context) -> T:
+    async def modify(
+        self,
+        name: str,
+        change: Callable[[Image], Awaitable[T]],
+        ctx: Context,
+        read: Image | None = None,
+    ) -> T:
         """Read the image, let ``change`` edit it, and write it back with compare-and-swap.
 
         Writers in this process queue on a per-image lock; a write that still loses
         (to another replica) re-reads and re-applies ``change``, at most MAX_RETRIES times.
-        ``change`` raises an APIError to abort without writing.
+        ``change`` raises an APIError to abort without writing. ``read``, an unchanged
+        copy from :meth:`get_for_modify`, is used instead of decoding the stored value
+        again when the image has not been written since.
         """
         for _ in range(MAX_RETRIES):
             async with self._lock(name):
                 kv = await self.store.get(_key(name))
                 if kv is None:
                     raise errors.not_found(RESOURCE, name)
-                image = _from_kv(kv)
+                if read is not None and read.metadata.resource_version == str(kv.mod_revision):
+                    image = read
+                else:
+                    image = _from_kv(kv)
+                read = None
                 result = await change(image)
                 if ctx.dry_run:
                     return result

@@ -62,7 +62,7 @@ class ImageSignatureRegistry:
         strip_for_storage(sig)
         # Verify before taking the image's lock: it is the slow part and needs only
         # the image's name and manifest, which never change.
-        image = await self.images.get(image_name)
+        image = await self.images.get_for_modify(image_name)
         self._check_duplicate(image, sig)
         await self.images.verifier.fill(image, sig, ctx.now)
 
@@ -71,7 +71,7 @@ class ImageSignatureRegistry:
             current.signatures.append(sig)
             return sig
 
-        stored = await self.images.modify(image_name, append, ctx)
+        stored = await self.images.modify(image_name, append, ctx, read=image)
         return with_signature_meta(stored)
 
     @staticmethod
