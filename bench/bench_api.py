@@ -27,14 +27,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imagesig.server.tls import ensure_self_signed  # noqa: E402
-from imagesig.storage.sqlite import SQLiteStore  # noqa: E402
-from tests.imagesig_server import ServerProcess, free_port  # noqa: E402
+from imagesig.server.tls import ensure_self_signed
+from imagesig.storage.sqlite import SQLiteStore
+from tests.imagesig_server import ServerProcess, free_port
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "150"))
 GV = "/apis/image.openshift.io/v1"
-VALUE_SIZE = 2048
+VALUE_SIZE = 4096  # an Image with a few signatures, as stored
+SIGS_PER_IMAGE = 5
 
 
 def sig_body(name: str) -> dict[str, object]:
@@ -112,9 +113,23 @@ def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-            "--port", str(port), "--ssl-certificate", str(tls.cert), "--ssl-keyfile", str(tls.key),
-            "--no-ws", "--log-level", "warning", "bare_app:app",
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ssl-certificate",
+            str(tls.cert),
+            "--ssl-keyfile",
+            str(tls.key),
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "bare_app:app",
         ],
         cwd=tmp,
         stdout=subprocess.DEVNULL,
@@ -146,26 +161,36 @@ def main() -> None:
             for rnd in range(ROUNDS):
                 for clients in (1, 16):
                     per = PER_CLIENT if clients == 1 else max(PER_CLIENT // 4, 10)
-                    images = []
+                    # Real images carry a handful of signatures: each client spreads its
+                    # creates over its own images, SIGS_PER_IMAGE on each.
+                    images: list[list[str]] = []
                     for n in range(clients):
-                        name = "sha256:" + hashlib.sha256(f"{rnd}-{clients}-{n}".encode()).hexdigest()
-                        r = admin.post(
-                            f"{GV}/images",
-                            json={"metadata": {"name": name}, "dockerImageReference": f"r/x@{name}"},
-                        )
-                        assert r.status_code == 201, r.text
-                        images.append(name)
+                        mine = []
+                        for m in range(-(-per // SIGS_PER_IMAGE)):
+                            name = (
+                                "sha256:"
+                                + hashlib.sha256(f"{rnd}-{clients}-{n}-{m}".encode()).hexdigest()
+                            )
+                            r = admin.post(
+                                f"{GV}/images",
+                                json={
+                                    "metadata": {"name": name},
+                                    "dockerImageReference": f"r/x@{name}",
+                                },
+                            )
+                            assert r.status_code == 201, r.text
+                            mine.append(name)
+                        images.append(mine)
+                    names = [
+                        [f"{mine[i % len(mine)]}@s{i:04d}" for i in range(per)] for mine in images
+                    ]
                     creates = [
-                        [("POST", f"{GV}/imagesignatures", sig_body(f"{img}@s{i:04d}")) for i in range(per)]
-                        for img in images
+                        [("POST", f"{GV}/imagesignatures", sig_body(n)) for n in ns] for ns in names
                     ]
                     deletes = [
-                        [("DELETE", f"{GV}/imagesignatures/{img}@s{i:04d}", None) for i in range(per)]
-                        for img in images
+                        [("DELETE", f"{GV}/imagesignatures/{n}", None) for n in ns] for ns in names
                     ]
-                    bare_reqs = [
-                        [("POST", "/", sig_body(f"{img}@s{i:04d}")) for i in range(per)] for img in images
-                    ]
+                    bare_reqs = [[("POST", "/", sig_body(n)) for n in ns] for ns in names]
                     c_rate, c50, c99 = asyncio.run(
                         drive(server.url, server.ca, server.admin_token, clients, creates)
                     )
@@ -175,9 +200,14 @@ def main() -> None:
                     b_rate, _, _ = asyncio.run(drive(bare_url, bare_ca, "x", clients, bare_reqs))
                     raw = asyncio.run(raw_cas_rate(tmp / f"raw-{rnd}-{clients}.db", clients, per))
                     for key, value in [
-                        ("create/s", c_rate), ("create p50 ms", c50), ("create p99 ms", c99),
-                        ("delete/s", d_rate), ("delete p50 ms", d50), ("delete p99 ms", d99),
-                        ("bare asgi/s", b_rate), ("raw sqlite cas/s", raw),
+                        ("create/s", c_rate),
+                        ("create p50 ms", c50),
+                        ("create p99 ms", c99),
+                        ("delete/s", d_rate),
+                        ("delete p50 ms", d50),
+                        ("delete p99 ms", d99),
+                        ("bare asgi/s", b_rate),
+                        ("raw sqlite cas/s", raw),
                     ]:
                         record(f"{clients:>2} clients {key}", value)
     finally:
@@ -186,7 +216,9 @@ def main() -> None:
         bare.wait()
 
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"signature create/delete through the API, median of {ROUNDS} rounds (SQLite, synchronous=FULL)")
+    print(
+        f"signature create/delete through the API, median of {ROUNDS} rounds (SQLite, synchronous=FULL)"
+    )
     for clients in (1, 16):
         p = f"{clients:>2} clients "
         print(
@@ -197,7 +229,9 @@ def main() -> None:
             f"{p}delete {med[p + 'delete/s']:8.0f}/s  p50 {med[p + 'delete p50 ms']:6.2f} ms  "
             f"p99 {med[p + 'delete p99 ms']:6.2f} ms"
         )
-        print(f"{p}baseline: raw store CAS {med[p + 'raw sqlite cas/s']:8.0f}/s, bare ASGI {med[p + 'bare asgi/s']:8.0f}/s")
+        print(
+            f"{p}baseline: raw store CAS {med[p + 'raw sqlite cas/s']:8.0f}/s, bare ASGI {med[p + 'bare asgi/s']:8.0f}/s"
+        )
         print(
             f"{p}ratio create/raw CAS {med[p + 'create/s'] / med[p + 'raw sqlite cas/s']:.2f} "
             f"(target >= 0.5), delete/raw CAS {med[p + 'delete/s'] / med[p + 'raw sqlite cas/s']:.2f}, "
