@@ -1,0 +1,1 @@
+"""Generated protobuf modules for the Kubernetes wire format (``make proto``)."""
