@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ssl
 
 import httpx
@@ -22,7 +23,7 @@ def pb_signature(name: str, content: bytes) -> bytes:
             "apiVersion": "image.openshift.io/v1",
             "metadata": {"name": name},
             "type": "atomic",
-            "content": __import__("base64").b64encode(content).decode(),
+            "content": base64.b64encode(content).decode(),
         }
     )
 
@@ -43,23 +44,16 @@ def test_create_read_delete_in_protobuf(admin: httpx.Client) -> None:
     assert got.headers["content-type"] == PB
     img = protobuf.decode(got.content)
     assert img["kind"] == "Image"
-    assert __import__("base64").b64decode(img["signatures"][0]["content"]) == binary
+    assert base64.b64decode(img["signatures"][0]["content"]) == binary
 
     deleted = admin.delete(f"{GV}/imagesignatures/{image}@pb", headers={"Accept": PB})
     assert deleted.status_code == 200
-    assert (
-        protobuf.decode(deleted.content)
-        == {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "message": "",
-            "reason": "",
-            "code": 0,
-        }
-        or protobuf.decode(deleted.content)["status"] == "Success"
-    )
+    assert protobuf.decode(deleted.content) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+    }
 
 
 def test_image_create_and_update_in_protobuf(admin: httpx.Client) -> None:
