@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
@@ -141,3 +142,53 @@ def test_discovery_falls_back_to_json_for_a_protobuf_accept(admin: httpx.Client)
     r = admin.get("/apis", headers={"Accept": f"{PB}, application/json"})
     assert r.status_code == 200
     assert r.json()["kind"] == "APIGroupList"
+
+
+def test_fuzzed_protobuf_bodies_never_cause_a_500(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The whole request path (in process, on a real SQLite file) under random bodies."""
+    import asyncio
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from imagesig.server.app import App
+    from imagesig.server.serve import ServeConfig, build_services, open_store, prepare
+
+    config = ServeConfig(data_dir=str(tmp_path_factory.mktemp("fuzz")))
+    prepare(config)
+    token = (
+        (tmp_path_factory.getbasetemp() / config.data_dir / "admin-token.csv")
+        .read_text()
+        .split(",")[0]
+    )
+    valid = pb_signature("sha256:abc@s", b"x")
+
+    loop = asyncio.new_event_loop()
+    store = open_store(config)
+    app = App(build_services(config, store))
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="https://fuzz",
+        headers={**PB_HEADERS, "Authorization": f"Bearer {token}"},
+    )
+
+    mutated = st.tuples(st.integers(0, len(valid) - 1), st.integers(0, 255)).map(
+        lambda p: valid[: p[0]] + bytes([p[1]]) + valid[p[0] + 1 :]
+    )
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        st.one_of(
+            st.binary(max_size=300), st.binary(max_size=200).map(lambda b: b"k8s\x00" + b), mutated
+        )
+    )
+    def post(body: bytes) -> None:
+        r = loop.run_until_complete(client.post(f"{GV}/imagesignatures", content=body))
+        assert r.status_code in (400, 404, 422), r.content
+
+    try:
+        post()
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.run_until_complete(store.close())
+        loop.close()
