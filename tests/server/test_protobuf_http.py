@@ -156,11 +156,7 @@ def test_fuzzed_protobuf_bodies_never_cause_a_500(tmp_path_factory: pytest.TempP
 
     config = ServeConfig(data_dir=str(tmp_path_factory.mktemp("fuzz")))
     prepare(config)
-    token = (
-        (tmp_path_factory.getbasetemp() / config.data_dir / "admin-token.csv")
-        .read_text()
-        .split(",")[0]
-    )
+    token = (Path(config.data_dir) / "admin-token.csv").read_text().split(",")[0]
     valid = pb_signature("sha256:abc@s", b"x")
 
     loop = asyncio.new_event_loop()
