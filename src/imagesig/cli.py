@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from imagesig import __version__
 from imagesig.server.auth import AuthConfigError
+from imagesig.trust.errors import TrustError
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,15 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     p.add_argument(
         "--max-request-bytes", type=int, default=8 * 1024 * 1024, help="request body limit"
+    )
+    p.add_argument(
+        "--trusted-keys",
+        default="",
+        help="OpenPGP certificates or keyrings (a file or a directory) signatures are "
+        "verified against; changes are picked up without a restart",
+    )
+    p.add_argument(
+        "--verify-workers", type=int, default=0, help="verification processes (0: one per core)"
     )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -63,10 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sqlite_synchronous=args.sqlite_synchronous,
             max_request_bytes=args.max_request_bytes,
             log_level=args.log_level,
+            trusted_keys=args.trusted_keys,
+            verify_workers=args.verify_workers,
         )
         try:
             serve(config)
-        except (AuthConfigError, OSError) as exc:
+        except (AuthConfigError, TrustError, OSError) as exc:
             print(f"imagesig: {exc}", file=sys.stderr)
             return 1
     return 0

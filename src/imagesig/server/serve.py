@@ -8,6 +8,7 @@ app from them (:func:`create_app`).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -20,9 +21,15 @@ from pathlib import Path
 
 import yaml
 
-from imagesig.registry.context import NoVerifier
+from imagesig.registry.context import ContentVerifier, NoVerifier
 from imagesig.registry.images import ImageRegistry
 from imagesig.registry.imagesignatures import ImageSignatureRegistry
+from imagesig.registry.verification import (
+    Reverifier,
+    SignatureVerifier,
+    default_pool,
+    stop_task,
+)
 from imagesig.server.app import DEFAULT_MAX_BODY, App, Services
 from imagesig.server.auth import (
     MASTERS_GROUP,
@@ -34,6 +41,7 @@ from imagesig.server.auth import (
 from imagesig.server.tls import ensure_self_signed
 from imagesig.storage.base import Store
 from imagesig.storage.sqlite import SQLiteStore, Synchronous
+from imagesig.trust.keys import TrustedKeys
 
 log = logging.getLogger("imagesig.serve")
 
@@ -55,6 +63,9 @@ class ServeConfig:
     sqlite_synchronous: Synchronous = "FULL"
     max_request_bytes: int = DEFAULT_MAX_BODY
     log_level: str = "info"
+    trusted_keys: str = ""
+    verify_workers: int = 0  # 0: one per core
+    reverify_interval: float = 2.0
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -154,9 +165,16 @@ def open_store(config: ServeConfig) -> Store:
     return SQLiteStore(Path(config.data_dir) / DATABASE, synchronous=config.sqlite_synchronous)
 
 
-def build_services(config: ServeConfig, store: Store) -> Services:
+def load_trusted_keys(config: ServeConfig) -> TrustedKeys:
+    """The keys signatures are verified against; none configured trusts nothing."""
+    return TrustedKeys.from_path(config.trusted_keys) if config.trusted_keys else TrustedKeys()
+
+
+def build_services(
+    config: ServeConfig, store: Store, verifier: ContentVerifier | None = None
+) -> Services:
     authn, authz = build_auth(config)
-    images = ImageRegistry(store, NoVerifier())
+    images = ImageRegistry(store, verifier or NoVerifier())
     return Services(
         store=store,
         images=images,
@@ -178,11 +196,18 @@ def create_app() -> App:
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
         store = open_store(config)
-        app.services = build_services(config, store)
+        verifier = SignatureVerifier(
+            load_trusted_keys(config), default_pool(config.verify_workers or None)
+        )
+        app.services = build_services(config, store, verifier)
+        reverifier = Reverifier(app.services.images, verifier, interval=config.reverify_interval)
+        task = asyncio.create_task(reverifier.run(), name="reverify")
         try:
             yield
         finally:
             app.services = None
+            await stop_task(task)
+            verifier.close()
             await store.close()
 
     return App(lifespan=lifespan)
@@ -194,6 +219,7 @@ def serve(config: ServeConfig) -> None:
 
     prepared = prepare(config)
     build_auth(config)  # fail now, with a clear message, on a bad token or RBAC file
+    load_trusted_keys(config)  # and on unreadable trusted keys
     os.environ[ENV] = config.to_env()
     os.environ.pop("RUST_BACKTRACE", None)
     log.info("imagesig listening on %s", prepared.server_url)
