@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.etcd_server import EtcdServer, require_etcd
 from tests.imagesig_server import FIXTURES, ServerProcess, free_port
 
 GV = "/apis/image.openshift.io/v1"
@@ -33,6 +34,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
+    """One etcd for the whole run; tests share it, each under its own key prefix."""
+    require_etcd()
+    server = EtcdServer(tmp_path_factory.mktemp("etcd-session"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
+    """An etcd for one test, for tests that stop it or compact its history."""
+    require_etcd()
+    server = EtcdServer(tmp_path / "etcd")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

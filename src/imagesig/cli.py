@@ -36,6 +36,15 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--max-request-bytes", type=int, default=8 * 1024 * 1024, help="request body limit"
     )
     p.add_argument(
+        "--etcd-servers",
+        default="",
+        help="comma-separated etcd URLs (http(s)://host:port); without it, the embedded SQLite",
+    )
+    p.add_argument("--etcd-prefix", default="/imagesig", help="key prefix in etcd")
+    p.add_argument("--etcd-cafile", default="", help="CA of the etcd servers (PEM)")
+    p.add_argument("--etcd-certfile", default="", help="client certificate for etcd (PEM)")
+    p.add_argument("--etcd-keyfile", default="", help="its private key (PEM)")
+    p.add_argument(
         "--trusted-keys",
         default="",
         help="OpenPGP certificates or keyrings (a file or a directory) signatures are "
@@ -75,10 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_level=args.log_level,
             trusted_keys=args.trusted_keys,
             verify_workers=args.verify_workers,
+            etcd_servers=[u.strip() for u in args.etcd_servers.split(",") if u.strip()],
+            etcd_prefix=args.etcd_prefix,
+            etcd_cafile=args.etcd_cafile,
+            etcd_certfile=args.etcd_certfile,
+            etcd_keyfile=args.etcd_keyfile,
         )
         try:
             serve(config)
-        except (AuthConfigError, TrustError, OSError) as exc:
+        except (AuthConfigError, TrustError, OSError, ValueError) as exc:
             print(f"imagesig: {exc}", file=sys.stderr)
             return 1
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aetcd
@@ -13,29 +13,9 @@ import pytest
 from imagesig.storage.base import Store
 from imagesig.storage.etcd import EtcdStore
 from imagesig.storage.sqlite import SQLiteStore
-from tests.etcd_server import EtcdServer, require_etcd
+from tests.etcd_server import EtcdServer
 
 Compact = Callable[[], Awaitable[None]]
-
-
-@pytest.fixture(scope="session")
-def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
-    """One etcd for the whole run; tests share it, each under its own key prefix."""
-    require_etcd()
-    server = EtcdServer(tmp_path_factory.mktemp("etcd-session"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def own_etcd(tmp_path: Path) -> Iterator[EtcdServer]:
-    """An etcd for one test, for tests that stop it or compact its history."""
-    require_etcd()
-    server = EtcdServer(tmp_path / "etcd")
-    server.start()
-    yield server
-    server.stop()
 
 
 def etcd_store(server: EtcdServer) -> EtcdStore:

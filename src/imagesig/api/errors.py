@@ -130,6 +130,14 @@ def request_too_large(limit: int) -> APIError:
     )
 
 
+def request_too_large_for_storage(detail: str) -> APIError:
+    return _failure(
+        413,
+        "RequestEntityTooLarge",
+        f"Request entity too large: the object is too large to store ({detail})",
+    )
+
+
 def gone(message: str) -> APIError:
     return _failure(410, "Expired", message)
 

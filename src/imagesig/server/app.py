@@ -32,7 +32,7 @@ from imagesig.registry.images import ImageRegistry, ListOptions, with_type_meta
 from imagesig.registry.imagesignatures import ImageSignatureRegistry
 from imagesig.server import discovery, negotiation, openapi
 from imagesig.server.auth import Authorizer, TokenAuthenticator, User
-from imagesig.storage.base import Store, StoreError, Unavailable
+from imagesig.storage.base import Store, StoreError, Unavailable, ValueTooLarge
 
 log = logging.getLogger("imagesig.server")
 access_log = logging.getLogger("imagesig.access")
@@ -192,7 +192,10 @@ class App:
             pretty = _pretty(request)
             return await self._route(request, accept, pretty)
         except APIError as exc:
+            await self._drain(request)
             return _error_response(exc, accept, pretty)
+        except ValueTooLarge as exc:
+            return _error_response(errors.request_too_large_for_storage(str(exc)), accept, pretty)
         except Unavailable as exc:
             return _error_response(
                 errors.unavailable(f"storage is unavailable: {exc}"), accept, pretty
@@ -203,6 +206,16 @@ class App:
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             return _error_response(errors.internal("unexpected server error"), accept, pretty)
+
+    async def _drain(self, request: Request) -> None:
+        """Read what is left of a body before answering early (401, 404, 405, ...).
+
+        An HTTP/2 stream answered while its body is still arriving is reset, and some
+        clients (curl 7.88) then lose the answer. Never more than the body limit.
+        """
+        limit = self.services.max_body if self.services else DEFAULT_MAX_BODY
+        with contextlib.suppress(Exception):
+            await _read_body(request, limit)
 
     # -- routing ---------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from imagesig.server.auth import (
 )
 from imagesig.server.tls import ensure_self_signed
 from imagesig.storage.base import Store
+from imagesig.storage.etcd import EtcdStore
 from imagesig.storage.sqlite import SQLiteStore, Synchronous
 from imagesig.trust.keys import TrustedKeys
 
@@ -64,6 +65,11 @@ class ServeConfig:
     max_request_bytes: int = DEFAULT_MAX_BODY
     log_level: str = "info"
     trusted_keys: str = ""
+    etcd_servers: list[str] = field(default_factory=list)
+    etcd_prefix: str = "/imagesig"
+    etcd_cafile: str = ""
+    etcd_certfile: str = ""
+    etcd_keyfile: str = ""
     verify_workers: int = 0  # 0: one per core
     reverify_interval: float = 2.0
 
@@ -162,6 +168,15 @@ def build_auth(config: ServeConfig) -> tuple[TokenAuthenticator, Authorizer]:
 
 
 def open_store(config: ServeConfig) -> Store:
+    """etcd when ``--etcd-servers`` is given, else the embedded SQLite file."""
+    if config.etcd_servers:
+        return EtcdStore(
+            config.etcd_servers,
+            prefix=config.etcd_prefix,
+            ca_file=config.etcd_cafile or None,
+            cert_file=config.etcd_certfile or None,
+            key_file=config.etcd_keyfile or None,
+        )
     return SQLiteStore(Path(config.data_dir) / DATABASE, synchronous=config.sqlite_synchronous)
 
 

@@ -81,6 +81,10 @@ class Compacted(StoreError):
         self.oldest = oldest
 
 
+class ValueTooLarge(StoreError):
+    """The backend refuses a value this large (etcd: ``--max-request-bytes``)."""
+
+
 class Unavailable(StoreError):
     """The backend cannot be reached; the request may be retried later."""
 

@@ -39,6 +39,7 @@ from imagesig.storage.base import (
     Store,
     StoreError,
     Unavailable,
+    ValueTooLarge,
 )
 
 T = TypeVar("T")
@@ -267,6 +268,8 @@ class EtcdStore(Store):
         details = exc.details() or code.name
         if code in _UNAVAILABLE_CODES:
             return Unavailable(f"etcd at {conn.endpoint.url}: {details}")
+        if "request is too large" in details:
+            return ValueTooLarge(f"etcd at {conn.endpoint.url}: {details}")
         return StoreError(f"etcd at {conn.endpoint.url}: {code.name}: {details}")
 
     async def _call(
