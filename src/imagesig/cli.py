@@ -1,4 +1,4 @@
-"""The ``imagesig`` command: ``serve`` (and, as they land, ``sign``, ``verify``)."""
+"""The ``imagesig`` command: ``serve``, ``sign``, ``verify``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from imagesig import __version__
+from imagesig.commands import sign, verify
 from imagesig.server.auth import AuthConfigError
 from imagesig.trust.errors import TrustError
 
@@ -61,11 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"imagesig {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    sign.add_parser(sub)
+    verify.add_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    if args.command == "sign":
+        return sign.run(args)
+    if args.command == "verify":
+        return verify.run(args)
     if args.command == "serve":
         from imagesig.server.serve import ServeConfig, serve
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from imagesig.api.types import Image, ImageSignature
+from imagesig.api.types import ImageSignature
 from imagesig.registry.signature_rules import now_seconds
 
 
@@ -20,11 +20,11 @@ class Context:
 class ContentVerifier(Protocol):
     """Reads a signature's content and fills its conditions and derived fields."""
 
-    async def fill(self, image: Image, signature: ImageSignature, now: datetime) -> None: ...
+    async def fill(self, image_name: str, signature: ImageSignature, now: datetime) -> None: ...
 
 
 class NoVerifier:
     """Stores content as it is: no conditions, no derived fields (OKD's behaviour)."""
 
-    async def fill(self, image: Image, signature: ImageSignature, now: datetime) -> None:
+    async def fill(self, image_name: str, signature: ImageSignature, now: datetime) -> None:
         return None

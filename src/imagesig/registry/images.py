@@ -251,7 +251,7 @@ class ImageRegistry:
             clear_server_owned(sig)
             sig.metadata.uid = sig.metadata.uid or str(uuid.uuid4())
             sig.metadata.creation_timestamp = sig.metadata.creation_timestamp or ctx.now
-            await self.verifier.fill(image, sig, ctx.now)
+            await self.verifier.fill(image.metadata.name, sig, ctx.now)
 
     def _prepare_for_create(self, image: Image, ctx: Context) -> None:
         meta = image.metadata

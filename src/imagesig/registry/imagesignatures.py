@@ -60,18 +60,16 @@ class ImageSignatureRegistry:
         assert parts is not None  # validation checked the form
         image_name = parts[0]
         strip_for_storage(sig)
-        # Verify before taking the image's lock: it is the slow part and needs only
-        # the image's name and manifest, which never change.
-        image = await self.images.get_for_modify(image_name)
-        self._check_duplicate(image, sig)
-        await self.images.verifier.fill(image, sig, ctx.now)
+        # Verify before taking the image's lock: it is the slow part, and it needs only
+        # the image's name (its manifest digest), which the signature's name carries.
+        await self.images.verifier.fill(image_name, sig, ctx.now)
 
         async def append(current: Image) -> ImageSignature:
             self._check_duplicate(current, sig)
             current.signatures.append(sig)
             return sig
 
-        stored = await self.images.modify(image_name, append, ctx, read=image)
+        stored = await self.images.modify(image_name, append, ctx)
         return with_signature_meta(stored)
 
     @staticmethod

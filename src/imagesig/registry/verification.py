@@ -17,7 +17,7 @@ import os
 import pickle
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from typing import Any
@@ -35,6 +35,12 @@ from imagesig.registry.images import ImageRegistry, ListOptions
 from imagesig.registry.signature_rules import SIMPLE_SIGNING_TYPES
 from imagesig.trust.errors import KeyringError
 from imagesig.trust.keys import TrustedKeys
+from imagesig.trust.packets import (
+    TAG_COMPRESSED,
+    TAG_ONE_PASS_SIGNATURE,
+    TAG_SIGNATURE,
+    header_tag,
+)
 from imagesig.trust.verify import Reason, Status, Verdict, verify_signature
 
 log = logging.getLogger("imagesig.verification")
@@ -56,6 +62,14 @@ _REASONS = {
 }
 
 
+def _may_be_openpgp(content: bytes) -> bool:
+    """Whether verification would get as far as OpenPGP (tagged format or a message packet)."""
+    return bool(content) and (content[0] == 0 or header_tag(content[0]) in _MESSAGE_TAGS)
+
+
+_MESSAGE_TAGS = frozenset({TAG_COMPRESSED, TAG_ONE_PASS_SIGNATURE, TAG_SIGNATURE})
+
+
 # -- the worker side of the process pool --------------------------------------------
 
 _worker_keys: dict[str, TrustedKeys] = {}
@@ -74,13 +88,18 @@ def _worker_init() -> None:
     os.environ.pop("RUST_BACKTRACE", None)
 
 
-def default_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    # spawn, not fork: the server process has threads (SQLite, granian) by now.
-    return ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1,
-        mp_context=get_context("spawn"),
-        initializer=_worker_init,
-    )
+def default_pool(workers: int) -> Callable[[], Executor]:
+    """A factory of verification pools of ``workers`` processes."""
+
+    def make() -> Executor:
+        # spawn, not fork: the server process has threads (SQLite, granian) by now.
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_worker_init,
+        )
+
+    return make
 
 
 # -- verdict → API fields -----------------------------------------------------------
@@ -191,11 +210,16 @@ def _fields(sig: ImageSignature) -> tuple[Any, ...]:
 
 
 class SignatureVerifier:
-    """Verifies simple-signing content against the trusted keys, off the event loop."""
+    """Verifies simple-signing content against the trusted keys, off the event loop.
 
-    def __init__(self, keys: TrustedKeys, pool: Executor | None = None) -> None:
+    ``pool`` makes the worker pool; a pool whose worker died (a crash in native
+    code, the OOM killer) is replaced, and the verification tried once more.
+    """
+
+    def __init__(self, keys: TrustedKeys, pool: Callable[[], Executor] | None = None) -> None:
         self.keys = keys
-        self._pool = pool
+        self._make_pool = pool
+        self._pool = pool() if pool else None
         self._cache: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
         self._blob: tuple[str, bytes] | None = None
 
@@ -224,23 +248,51 @@ class SignatureVerifier:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        if self._pool is None:
+        if self._pool is None or not _may_be_openpgp(content):
+            # Not worth a trip to the pool: recognizing a non-signature is a byte compare.
             verdict = verify_signature(content, self.keys)
         else:
-            loop = asyncio.get_running_loop()
-            verdict = await loop.run_in_executor(
-                self._pool, _verify_in_worker, content, generation, blob
-            )
+            verdict = await self._in_pool(content, generation, blob)
         self._cache[key] = verdict
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return verdict
 
-    async def fill(self, image: Image, signature: ImageSignature, now: datetime) -> None:
+    async def _in_pool(self, content: bytes, generation: str, blob: bytes) -> Verdict:
+        loop = asyncio.get_running_loop()
+        for attempt in range(2):
+            pool = self._pool
+            assert pool is not None
+            try:
+                return await loop.run_in_executor(
+                    pool, _verify_in_worker, content, generation, blob
+                )
+            except BrokenExecutor:
+                log.error(
+                    "a verification worker died; starting a new pool (attempt %d)", attempt + 1
+                )
+                if self._pool is pool and self._make_pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._make_pool()
+        return Verdict(
+            Status.UNTRUSTED,
+            Reason.VERIFICATION_ERROR,
+            "verification failed: the verifying process died twice on this content",
+        )
+
+    async def warm_up(self, workers: int) -> None:
+        """Start the workers now, so the first requests do not wait for them."""
+        if self._pool is not None:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(self._pool, _worker_init) for _ in range(workers))
+            )
+
+    async def fill(self, image_name: str, signature: ImageSignature, now: datetime) -> None:
         if signature.type not in SIMPLE_SIGNING_TYPES:
             return
         verdict = await self.verdict(signature.content)
-        apply_verdict(signature, image.metadata.name, verdict, now)
+        apply_verdict(signature, image_name, verdict, now)
 
     def close(self) -> None:
         if isinstance(self._pool, ProcessPoolExecutor):

@@ -211,9 +211,9 @@ def create_app() -> App:
     @contextlib.asynccontextmanager
     async def lifespan(app: App) -> AsyncIterator[None]:
         store = open_store(config)
-        verifier = SignatureVerifier(
-            load_trusted_keys(config), default_pool(config.verify_workers or None)
-        )
+        workers = config.verify_workers or os.cpu_count() or 1
+        verifier = SignatureVerifier(load_trusted_keys(config), default_pool(workers))
+        await verifier.warm_up(workers)
         app.services = build_services(config, store, verifier)
         reverifier = Reverifier(app.services.images, verifier, interval=config.reverify_interval)
         task = asyncio.create_task(reverifier.run(), name="reverify")

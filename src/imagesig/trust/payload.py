@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from imagesig.trust.errors import InvalidReference, MalformedPayload
 from imagesig.trust.reference import Reference, parse_digest, parse_reference
@@ -62,42 +62,57 @@ def _timestamp(value: object, path: str) -> int:
     return value
 
 
-def _parse(data: bytes) -> Payload:
-    top = expect_object(loads(data), "")
-    exact_members(top, ("critical", "optional"), "")
+def _object(value: object, names: frozenset[str], path: str) -> dict[str, Any]:
+    """``value`` as an object with exactly the members ``names``."""
+    if type(value) is not dict or value.keys() != names:
+        exact_members(expect_object(value, path), tuple(sorted(names)), path)
+    return cast(dict[str, Any], value)
 
-    critical = expect_object(top["critical"], "critical")
-    exact_members(critical, ("type", "image", "identity"), "critical")
-    kind = expect_string(critical["type"], "critical.type")
+
+def _string(value: object, path: str) -> str:
+    return value if type(value) is str else expect_string(value, path)
+
+
+_TOP = frozenset(("critical", "optional"))
+_CRITICAL = frozenset(("type", "image", "identity"))
+_IMAGE = frozenset(("docker-manifest-digest",))
+_IDENTITY = frozenset(("docker-reference",))
+
+
+def _parse(data: bytes) -> Payload:
+    top = _object(loads(data), _TOP, "")
+
+    critical = _object(top["critical"], _CRITICAL, "critical")
+    kind = _string(critical["type"], "critical.type")
     if kind != SIGNATURE_TYPE:
         hint = " (a cosign signature)" if kind == COSIGN_SIGNATURE_TYPE else ""
         raise StrictJSONError("critical.type", f'unsupported signature type "{kind}"{hint}')
 
-    image = expect_object(critical["image"], "critical.image")
-    exact_members(image, ("docker-manifest-digest",), "critical.image")
     digest_path = "critical.image.docker-manifest-digest"
-    digest = expect_string(image["docker-manifest-digest"], digest_path)
+    image = _object(critical["image"], _IMAGE, "critical.image")
+    digest = _string(image["docker-manifest-digest"], digest_path)
     try:
         parse_digest(digest)
     except InvalidReference as exc:
         raise StrictJSONError(digest_path, str(exc)) from None
 
-    identity = expect_object(critical["identity"], "critical.identity")
-    exact_members(identity, ("docker-reference",), "critical.identity")
     reference_path = "critical.identity.docker-reference"
-    reference = expect_string(identity["docker-reference"], reference_path)
+    identity = _object(critical["identity"], _IDENTITY, "critical.identity")
+    reference = _string(identity["docker-reference"], reference_path)
     try:
         parse_reference(reference)
     except InvalidReference as exc:
         raise StrictJSONError(reference_path, str(exc)) from None
 
-    optional = expect_object(top["optional"], "optional")
-    creator = None
-    if "creator" in optional:
-        creator = expect_string(optional["creator"], "optional.creator")
-    timestamp = None
-    if "timestamp" in optional:
-        timestamp = _timestamp(optional["timestamp"], "optional.timestamp")
+    optional = top["optional"]
+    if type(optional) is not dict:
+        expect_object(optional, "optional")
+    creator = optional.get("creator")
+    if creator is not None or "creator" in optional:
+        creator = _string(creator, "optional.creator")
+    timestamp = optional.get("timestamp")
+    if timestamp is not None or "timestamp" in optional:
+        timestamp = _timestamp(timestamp, "optional.timestamp")
 
     return Payload(
         docker_reference=reference,

@@ -8,6 +8,7 @@ ever added (``testing/manifest`` is not ``testing/manifest:latest``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ _DIGEST_SYNTAX_RE = re.compile(
     r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 )
 _IDENTIFIER_RE = re.compile(r"[a-f0-9]{64}")
+_ENCODED_RE = {name: re.compile(f"[a-f0-9]{{{n}}}") for name, n in DIGEST_ALGORITHMS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +77,11 @@ def parse_digest(text: str) -> str:
     algorithm, sep, encoded = text.partition(":")
     if not sep:
         raise InvalidReference(f'invalid digest "{text}": expected algorithm:hex')
-    length = DIGEST_ALGORITHMS.get(algorithm)
-    if length is None:
+    pattern = _ENCODED_RE.get(algorithm)
+    if pattern is None:
         raise InvalidReference(f'invalid digest "{text}": unsupported algorithm "{algorithm}"')
-    if len(encoded) != length or re.fullmatch(r"[a-f0-9]+", encoded) is None:
+    if pattern.fullmatch(encoded) is None:
+        length = DIGEST_ALGORITHMS[algorithm]
         raise InvalidReference(
             f'invalid digest "{text}": {algorithm} needs {length} lower-case hex digits'
         )
@@ -112,6 +115,13 @@ def parse_reference(text: str) -> Reference:
     """
     if not isinstance(text, str):
         raise InvalidReference(f"reference must be a string, got {type(text).__name__}")
+    return _parse_reference(text)
+
+
+# The same few references recur in every payload and policy check; results are
+# immutable, and only successful parses are kept.
+@functools.lru_cache(maxsize=4096)
+def _parse_reference(text: str) -> Reference:
     if not text:
         raise InvalidReference("reference is empty")
     if _IDENTIFIER_RE.fullmatch(text):

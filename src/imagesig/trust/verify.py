@@ -194,7 +194,9 @@ def _signed_message(data: bytes) -> tuple[bytes, RawPacket]:
             packets = read_packets(message)
     except PacketError as exc:
         raise _untrusted(Reason.NOT_SIGNED_MESSAGE, f"malformed OpenPGP message: {exc}") from None
-    tags = tuple(p.tag for p in packets)
+    tags = tuple([p.tag for p in packets])
+    if tags == _SIGNED_MESSAGE_SHAPES[0]:  # the usual shape: nothing more to check
+        return message, packets[2]
     signatures = tags.count(TAG_SIGNATURE)
     if signatures > 1:
         raise _untrusted(

@@ -1,0 +1,26 @@
+"""The client-side subcommands of ``imagesig``: one module each, registered by cli.py.
+
+Each module has ``add_parser(sub)`` and ``run(args) -> exit code``. They import
+the HTTP client only when run, so ``imagesig serve`` does not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the server refused, or (verify) no signature was accepted
+EXIT_USAGE = 2  # bad arguments, kubeconfig, keys or files: fix the command line
+
+
+def fail(command: str, message: str, code: int) -> int:
+    """Print ``message`` for the user and return ``code``."""
+    print(f"imagesig {command}: {message}", file=sys.stderr)
+    return code
+
+
+def quiet_rust_errors() -> None:
+    """OpenPGP errors come from Rust; without this they may carry a whole backtrace."""
+    os.environ.pop("RUST_BACKTRACE", None)
+    os.environ.pop("RUST_LIB_BACKTRACE", None)
