@@ -6,6 +6,7 @@ the HTTP client only when run, so ``imagesig serve`` does not depend on it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -20,7 +21,9 @@ def fail(command: str, message: str, code: int) -> int:
     return code
 
 
-def quiet_rust_errors() -> None:
-    """OpenPGP errors come from Rust; without this they may carry a whole backtrace."""
+def quiet() -> None:
+    """Keep the output for people: no Rust backtraces in OpenPGP errors, no request logs."""
     os.environ.pop("RUST_BACKTRACE", None)
     os.environ.pop("RUST_LIB_BACKTRACE", None)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

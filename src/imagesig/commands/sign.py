@@ -17,7 +17,7 @@ from typing import Any
 import pysequoia
 
 from imagesig import __version__
-from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet_rust_errors
+from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet
 from imagesig.trust import (
     TrustError,
     digest_of,
@@ -159,7 +159,7 @@ def _describe(created: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    quiet_rust_errors()
+    quiet()
     from imagesig.client import Client, ClientError, KubeconfigError
 
     name = f"{args.image}@{args.name or secrets.token_hex(16)}"

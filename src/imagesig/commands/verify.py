@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet_rust_errors
+from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet
 from imagesig.registry.signature_rules import SIMPLE_SIGNING_TYPES
 from imagesig.trust import (
     DEFAULT_IDENTITY_RULE,
@@ -133,7 +133,7 @@ def check(
 
 
 def run(args: argparse.Namespace) -> int:
-    quiet_rust_errors()
+    quiet()
     from imagesig.client import Client, ClientError, KubeconfigError
 
     try:
