@@ -96,17 +96,22 @@ def _new_length(data: bytes, pos: int) -> tuple[int, int, bool]:
 
 
 def _new_format_body(data: bytes, pos: int) -> tuple[bytes, int]:
-    chunks = []
-    while True:
+    length, used, partial = _new_length(data, pos)
+    pos += used
+    _need(data, pos + length)
+    if not partial:
+        return data[pos : pos + length], pos + length
+    chunks = [data[pos : pos + length]]
+    pos += length
+    while partial:
+        if len(chunks) >= MAX_CHUNKS:
+            raise PacketError(f"more than {MAX_CHUNKS} partial body chunks")
         length, used, partial = _new_length(data, pos)
         pos += used
         _need(data, pos + length)
         chunks.append(data[pos : pos + length])
         pos += length
-        if not partial:
-            return b"".join(chunks), pos
-        if len(chunks) >= MAX_CHUNKS:
-            raise PacketError(f"more than {MAX_CHUNKS} partial body chunks")
+    return b"".join(chunks), pos
 
 
 def _old_format_body(data: bytes, pos: int, length_type: int) -> tuple[bytes, int]:
@@ -131,19 +136,7 @@ def read_packets(data: bytes) -> list[RawPacket]:
             raise PacketError(f"byte 0x{ctb:02x} at offset {start} is not an OpenPGP packet header")
         if ctb & 0x40:
             tag = ctb & 0x3F
-            first = data[start + 1] if start + 1 < size else 255
-            if first < 192:  # one-octet and two-octet lengths, the common cases, inline
-                begin, end = start + 2, start + 2 + first
-            elif first < 224 and start + 2 < size:
-                begin = start + 3
-                end = begin + ((first - 192) << 8) + data[start + 2] + 192
-            else:
-                begin = -1
-                body, end = _new_format_body(data, start + 1)
-            if begin >= 0:
-                if end > size:
-                    raise PacketError("truncated packet")
-                body = data[begin:end]
+            body, end = _new_format_body(data, start + 1)
         else:
             tag = (ctb >> 2) & 0x0F
             body, end = _old_format_body(data, start + 1, ctb & 0x03)
@@ -212,6 +205,11 @@ class SignatureFields(NamedTuple):
     fingerprint: str | None  # upper-case hex, from either area
 
 
+def key_id_of(fingerprint: str) -> str:
+    """A V4 key ID is the fingerprint's tail, a V6 key ID its head."""
+    return fingerprint[-16:] if len(fingerprint) == 40 else fingerprint[:16]
+
+
 def _subpackets(area: bytes) -> list[tuple[int, bytes]]:
     found: list[tuple[int, bytes]] = []
     pos, size = 0, len(area)
@@ -275,8 +273,7 @@ def parse_signature(body: bytes) -> SignatureFields:
             elif kind == _SUB_ISSUER_FPR and fingerprint is None and len(value) > 1:
                 fingerprint = value[1:].hex().upper()
     if key_id is None and fingerprint is not None:
-        # A V4 key ID is the fingerprint's tail, a V6 key ID its head.
-        key_id = fingerprint[-16:] if len(fingerprint) == 40 else fingerprint[:16]
+        key_id = key_id_of(fingerprint)
     expires = None
     if created is not None and lifetime:
         expires = created + timedelta(seconds=lifetime)
