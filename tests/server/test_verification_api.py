@@ -178,8 +178,7 @@ def _wait_for(check: Any, timeout: float = 20.0) -> None:
 
 def test_trust_follows_the_key_directory_without_a_restart(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    keys.mkdir()
-    shutil.copy(FIXTURES / "public-key-2.gpg", keys / "other.gpg")
+    keys.mkdir()  # empty: the server starts trusting nothing
     proc = start(tmp_path, keys)
     try:
         with proc.client() as c:
@@ -199,6 +198,7 @@ def test_trust_follows_the_key_directory_without_a_restart(tmp_path: Path) -> No
                 t = next(x for x in s["conditions"] if x["type"] == "Trusted")
                 return t["status"], t["lastTransitionTime"]
 
+            shutil.copy(FIXTURES / "public-key-2.gpg", keys / "other.gpg")
             shutil.copy(FIXTURES / "public-key.gpg", keys / "skopeo.gpg")
             _wait_for(lambda: trusted_status()[0] == "True")
             (s,) = c.get(f"{GV}/images/{DIGEST}").json()["signatures"]

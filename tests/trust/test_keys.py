@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,16 @@ def test_keys_survive_pickling_and_still_verify(world: World, tmp_path: Path) ->
     from_file = pickle.loads(pickle.dumps(TrustedKeys.from_path(tmp_path / "k.gpg")))
     (tmp_path / "k.gpg").write_bytes(world.gpg.export(world.signer, world.other))
     assert from_file.reload_if_changed() is True
+
+
+def test_an_empty_directory_trusts_nothing_when_allowed_and_fills_later(tmp_path: Path) -> None:
+    with pytest.raises(KeyringError, match="no key files"):
+        TrustedKeys.from_path(tmp_path)
+    keys = TrustedKeys.from_path(tmp_path, allow_empty_dirs=True)
+    assert len(keys) == 0
+    shutil.copy(FIXTURES / "public-key.gpg", tmp_path / "k.gpg")
+    assert keys.reload_if_changed()
+    assert "08CD26E446E2E95249B7A405E932F44B23E8DD43" in keys
+    (tmp_path / "k.gpg").unlink()
+    assert keys.reload_if_changed()
+    assert len(keys) == 0

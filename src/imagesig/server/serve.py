@@ -182,7 +182,9 @@ def open_store(config: ServeConfig) -> Store:
 
 def load_trusted_keys(config: ServeConfig) -> TrustedKeys:
     """The keys signatures are verified against; none configured trusts nothing."""
-    return TrustedKeys.from_path(config.trusted_keys) if config.trusted_keys else TrustedKeys()
+    if not config.trusted_keys:
+        return TrustedKeys()
+    return TrustedKeys.from_path(config.trusted_keys, allow_empty_dirs=True)
 
 
 def build_services(

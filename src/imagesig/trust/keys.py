@@ -224,14 +224,14 @@ def _stamp(sources: Sequence[Path]) -> tuple[Any, ...]:
     return tuple(stamp)
 
 
-def _load(sources: Sequence[Path]) -> _Snapshot:
+def _load(sources: Sequence[Path], allow_empty_dirs: bool = False) -> _Snapshot:
     certs: list[Any] = []
     for source in sources:
         try:
             files = _files(source)
         except OSError as exc:
             raise KeyringError(f"{source}: cannot read: {exc.strerror}") from None
-        if not files:
+        if not files and not allow_empty_dirs:
             raise KeyringError(f"{source}: no key files in directory")
         for path in files:
             try:
@@ -254,20 +254,30 @@ class TrustedKeys:
         self._stamp_value: tuple[Any, ...] = ()
         self._snap: _Snapshot = _EMPTY
         self._lock = threading.Lock()
+        self._allow_empty_dirs = False
         self.error: str | None = None
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> TrustedKeys:
+    def from_path(
+        cls, path: str | os.PathLike[str], *, allow_empty_dirs: bool = False
+    ) -> TrustedKeys:
         """Keys from a certificate or keyring file, or from every file of a directory."""
-        return cls.from_paths([path])
+        return cls.from_paths([path], allow_empty_dirs=allow_empty_dirs)
 
     @classmethod
-    def from_paths(cls, paths: Iterable[str | os.PathLike[str]]) -> TrustedKeys:
-        """Keys from several files or directories (a policy's ``keyPaths``)."""
+    def from_paths(
+        cls, paths: Iterable[str | os.PathLike[str]], *, allow_empty_dirs: bool = False
+    ) -> TrustedKeys:
+        """Keys from several files or directories (a policy's ``keyPaths``).
+
+        ``allow_empty_dirs``: a directory with no key files trusts nothing yet instead of
+        being an error (a server's trust directory, filled later).
+        """
         keys = cls()
+        keys._allow_empty_dirs = allow_empty_dirs
         keys._sources = tuple(Path(p) for p in paths)
         keys._stamp_value = _stamp(keys._sources)
-        keys._snap = _load(keys._sources)
+        keys._snap = _load(keys._sources, allow_empty_dirs)
         return keys
 
     @classmethod
@@ -326,7 +336,7 @@ class TrustedKeys:
             self._stamp_value = stamp
             old = self._snap.generation
             try:
-                snap = _load(self._sources)
+                snap = _load(self._sources, self._allow_empty_dirs)
             except KeyringError as exc:
                 self._snap = _EMPTY
                 self.error = str(exc)
@@ -342,6 +352,7 @@ class TrustedKeys:
             "stamp": self._stamp_value,
             "blobs": [tc.data for tc in self._snap.certs.values()],
             "error": self.error,
+            "allow_empty_dirs": self._allow_empty_dirs,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -349,6 +360,7 @@ class TrustedKeys:
         self._sources = state["sources"]
         self._stamp_value = state["stamp"]
         self.error = state["error"]
+        self._allow_empty_dirs = state.get("allow_empty_dirs", False)
         self._snap = _snapshot(pysequoia.Cert.from_bytes(blob) for blob in state["blobs"])
 
     def __repr__(self) -> str:

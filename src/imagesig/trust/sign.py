@@ -37,7 +37,14 @@ def _signer(secret_key: Any, password: str | None) -> Any:
     try:
         return tsk.signer(password)
     except Exception as exc:
-        raise SigningError(f"no usable signing key: {exc}") from None
+        if password is not None:
+            # A passphrase given for a key that has none: pysequoia refuses to "decrypt" it.
+            try:
+                return tsk.signer(None)
+            except Exception:  # noqa: S110 - report the first error, it names the real problem
+                pass
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SigningError(f"no usable signing key: {first_line}") from None
 
 
 def sign_payload(payload: bytes, secret_key: Any, *, password: str | None = None) -> bytes:
