@@ -1,20 +1,23 @@
 """Signature create/delete through the real server, against same-run baselines.
 
-Baselines, measured in this run on this machine:
-* the SQLite store's own compare-and-swap write rate (same synchronous setting,
-  same value size, same concurrency), with no HTTP in the way;
-* a bare ASGI handler on the same stack (granian, TLS, the same client), which
-  is what HTTP alone costs.
+Load comes from ``wrk`` (Debian package ``wrk``), a C load generator, so that on a
+2-core machine the client takes little of the CPU the server needs. Baselines,
+measured in this run on this machine:
 
-Each figure is the median of ROUNDS rounds. Run: ``.venv/bin/python bench/bench_api.py``.
+* the SQLite store's own compare-and-swap write rate (same synchronous setting, a
+  value of an image's size, 1 and 16 concurrent writers), with no HTTP in the way;
+* a bare ASGI handler on the same stack (granian, TLS, the same wrk), which is what
+  HTTP alone costs.
+
+Each figure is the median of BENCH_ROUNDS rounds. Run: ``.venv/bin/python bench/bench_api.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import os
+import re
+import shutil
 import ssl
 import statistics
 import subprocess
@@ -32,68 +35,31 @@ from imagesig.storage.sqlite import SQLiteStore
 from tests.imagesig_server import ServerProcess, free_port
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "150"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+IMAGES = 2000  # creates are spread over these, so an image holds a handful of signatures
 GV = "/apis/image.openshift.io/v1"
 VALUE_SIZE = 4096  # an Image with a few signatures, as stored
-SIGS_PER_IMAGE = 5
 
-
-def sig_body(name: str) -> dict[str, object]:
-    content = hashlib.sha512(name.encode()).digest() * 8  # ~512 bytes, unique per name
-    return {
-        "kind": "ImageSignature",
-        "apiVersion": "image.openshift.io/v1",
-        "metadata": {"name": name},
-        "type": "atomic",
-        "content": base64.b64encode(content).decode(),
-    }
-
-
-def summarize(latencies: list[float], seconds: float) -> tuple[float, float, float]:
-    lat = sorted(latencies)
-    p50 = lat[len(lat) // 2] * 1000
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    return len(lat) / seconds, p50, p99
-
-
-async def raw_cas_rate(path: Path, clients: int, per_client: int) -> float:
-    store = SQLiteStore(path)
-    try:
-
-        async def one(n: int) -> None:
-            kv = await store.create(f"/bench/{n}", os.urandom(VALUE_SIZE))
-            for _ in range(per_client):
-                kv = await store.update(kv.key, os.urandom(VALUE_SIZE), kv.mod_revision)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in range(clients)))
-        return clients * per_client / (time.perf_counter() - start)
-    finally:
-        await store.close()
-
-
-async def drive(
-    url: str, ca: Path, token: str, clients: int, make: list[list[tuple[str, str, object]]]
-) -> tuple[float, float, float]:
-    """Each client sends its list of (method, path, json) in order; returns rate, p50, p99."""
-    ctx = ssl.create_default_context(cafile=str(ca))
-    latencies: list[float] = []
-
-    async def client(requests: list[tuple[str, str, object]]) -> None:
-        async with httpx.AsyncClient(
-            base_url=url, verify=ctx, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as c:
-            await c.get("/healthz")  # connect before the clock starts
-            for method, path, body in requests:
-                t = time.perf_counter()
-                r = await c.request(method, path, json=body)
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code in (200, 201), r.text
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client(reqs) for reqs in make[:clients]))
-    return summarize(latencies, time.perf_counter() - start)
-
+# One wrk thread: its connections share one counter, so every name is unique.
+WRK_SCRIPT = """
+local counter = 0
+function init(args)
+  token = args[1]; images = tonumber(args[2]); run = tonumber(args[3]); method = args[4]
+end
+request = function()
+  counter = counter + 1
+  local img = string.format("sha256:%064d", (counter * 7) % images)
+  local name = string.format("%s@r%dn%d", img, run, counter)
+  local headers = {["Authorization"] = "Bearer " .. token}
+  if method == "DELETE" then
+    return wrk.format("DELETE", "/apis/image.openshift.io/v1/imagesignatures/" .. name, headers)
+  end
+  headers["Content-Type"] = "application/json"
+  local body = string.format('{"kind":"ImageSignature","apiVersion":"image.openshift.io/v1",'
+    .. '"metadata":{"name":"%s"},"type":"atomic","content":"%04d%012d"}', name, run, counter)
+  return wrk.format("POST", "/apis/image.openshift.io/v1/imagesignatures", headers, body)
+end
+"""
 
 BARE_APP = """
 async def app(scope, receive, send):
@@ -107,7 +73,58 @@ async def app(scope, receive, send):
 """
 
 
-def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def wrk(
+    url: str, script: Path, connections: int, seconds: int, *args: str
+) -> tuple[float, float, float, int]:
+    """Requests/s, p50 ms, p99 ms and the count of non-2xx answers."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)\b", out)
+        assert m, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rate, ms("50%"), ms("99%"), int(errors.group(1)) if errors else 0
+
+
+async def raw_cas_rate(path: Path, writers: int, seconds: float) -> float:
+    store = SQLiteStore(path)
+    done = 0
+    try:
+
+        async def one(n: int, deadline: float) -> None:
+            nonlocal done
+            kv = await store.create(f"/bench/{n}", os.urandom(VALUE_SIZE))
+            while time.perf_counter() < deadline:
+                kv = await store.update(kv.key, os.urandom(VALUE_SIZE), kv.mod_revision)
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one(n, start + seconds) for n in range(writers)))
+        return done / (time.perf_counter() - start)
+    finally:
+        await store.close()
+
+
+def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     (tmp / "bare_app.py").write_text(BARE_APP)
     tls = ensure_self_signed(tmp / "pki", ["127.0.0.1"])
     port = free_port()
@@ -143,73 +160,65 @@ def start_bare(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
             break
         except httpx.HTTPError:
             time.sleep(0.1)
-    return proc, url, tls.ca
+    return proc, url
+
+
+async def make_images(server: ServerProcess) -> None:
+    async with server.async_client() as c:
+        gate = asyncio.Semaphore(16)
+
+        async def one(i: int) -> None:
+            async with gate:
+                body = {"metadata": {"name": f"sha256:{i:064d}"}, "dockerImageReference": "r/x"}
+                r = await c.post(f"{GV}/images", json=body)
+                assert r.status_code == 201, r.text
+
+        await asyncio.gather(*(one(i) for i in range(IMAGES)))
 
 
 def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("bench_api needs wrk (Debian: apt-get install wrk)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    script = tmp / "signatures.lua"
+    script.write_text(WRK_SCRIPT)
     server = ServerProcess(tmp / "data", free_port(), ["--log-level", "warning"])
     server.start()
-    bare, bare_url, bare_ca = start_bare(tmp)
+    bare, bare_url = start_bare(tmp)
     results: dict[str, list[float]] = {}
-
-    def record(key: str, value: float) -> None:
-        results.setdefault(key, []).append(value)
-
+    failures = 0
     try:
-        with server.client() as admin:
-            for rnd in range(ROUNDS):
-                for clients in (1, 16):
-                    per = PER_CLIENT if clients == 1 else max(PER_CLIENT // 4, 10)
-                    # Real images carry a handful of signatures: each client spreads its
-                    # creates over its own images, SIGS_PER_IMAGE on each.
-                    images: list[list[str]] = []
-                    for n in range(clients):
-                        mine = []
-                        for m in range(-(-per // SIGS_PER_IMAGE)):
-                            name = (
-                                "sha256:"
-                                + hashlib.sha256(f"{rnd}-{clients}-{n}-{m}".encode()).hexdigest()
-                            )
-                            r = admin.post(
-                                f"{GV}/images",
-                                json={
-                                    "metadata": {"name": name},
-                                    "dockerImageReference": f"r/x@{name}",
-                                },
-                            )
-                            assert r.status_code == 201, r.text
-                            mine.append(name)
-                        images.append(mine)
-                    names = [
-                        [f"{mine[i % len(mine)]}@s{i:04d}" for i in range(per)] for mine in images
-                    ]
-                    creates = [
-                        [("POST", f"{GV}/imagesignatures", sig_body(n)) for n in ns] for ns in names
-                    ]
-                    deletes = [
-                        [("DELETE", f"{GV}/imagesignatures/{n}", None) for n in ns] for ns in names
-                    ]
-                    bare_reqs = [[("POST", "/", sig_body(n)) for n in ns] for ns in names]
-                    c_rate, c50, c99 = asyncio.run(
-                        drive(server.url, server.ca, server.admin_token, clients, creates)
-                    )
-                    d_rate, d50, d99 = asyncio.run(
-                        drive(server.url, server.ca, server.admin_token, clients, deletes)
-                    )
-                    b_rate, _, _ = asyncio.run(drive(bare_url, bare_ca, "x", clients, bare_reqs))
-                    raw = asyncio.run(raw_cas_rate(tmp / f"raw-{rnd}-{clients}.db", clients, per))
-                    for key, value in [
-                        ("create/s", c_rate),
-                        ("create p50 ms", c50),
-                        ("create p99 ms", c99),
-                        ("delete/s", d_rate),
-                        ("delete p50 ms", d50),
-                        ("delete p99 ms", d99),
-                        ("bare asgi/s", b_rate),
-                        ("raw sqlite cas/s", raw),
-                    ]:
-                        record(f"{clients:>2} clients {key}", value)
+        asyncio.run(make_images(server))
+        token = server.admin_token
+        for rnd in range(ROUNDS):
+            for clients in (1, 16):
+                run = str(rnd * 100 + clients)  # unique names and contents in every run
+                c = wrk(server.url, script, clients, SECONDS, token, str(IMAGES), run, "POST")
+                # Deletes run for less time than the creates did, so each finds its signature.
+                d = wrk(
+                    server.url,
+                    script,
+                    clients,
+                    max(1, SECONDS // 2),
+                    token,
+                    str(IMAGES),
+                    run,
+                    "DELETE",
+                )
+                b = wrk(bare_url, script, clients, SECONDS, "x", str(IMAGES), run, "POST")
+                raw = asyncio.run(raw_cas_rate(tmp / f"raw-{run}.db", clients, SECONDS))
+                failures += c[3] + d[3]
+                for key, value in [
+                    ("create/s", c[0]),
+                    ("create p50", c[1]),
+                    ("create p99", c[2]),
+                    ("delete/s", d[0]),
+                    ("delete p50", d[1]),
+                    ("delete p99", d[2]),
+                    ("bare/s", b[0]),
+                    ("raw/s", raw),
+                ]:
+                    results.setdefault(f"{clients}:{key}", []).append(value)
     finally:
         server.stop()
         bare.terminate()
@@ -217,25 +226,22 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print(
-        f"signature create/delete through the API, median of {ROUNDS} rounds (SQLite, synchronous=FULL)"
+        f"signature create/delete through the API: medians of {ROUNDS} rounds of {SECONDS} s, "
+        f"wrk, SQLite synchronous=FULL, {os.cpu_count()} cores; non-2xx answers: {failures}"
     )
     for clients in (1, 16):
-        p = f"{clients:>2} clients "
+        m = {k.split(":", 1)[1]: v for k, v in med.items() if k.startswith(f"{clients}:")}
         print(
-            f"{p}create {med[p + 'create/s']:8.0f}/s  p50 {med[p + 'create p50 ms']:6.2f} ms  "
-            f"p99 {med[p + 'create p99 ms']:6.2f} ms"
+            f"{clients:>2} clients  create {m['create/s']:6.0f}/s  p50 {m['create p50']:5.2f} ms  "
+            f"p99 {m['create p99']:5.2f} ms   delete {m['delete/s']:6.0f}/s  p50 {m['delete p50']:5.2f} ms  "
+            f"p99 {m['delete p99']:5.2f} ms"
         )
         print(
-            f"{p}delete {med[p + 'delete/s']:8.0f}/s  p50 {med[p + 'delete p50 ms']:6.2f} ms  "
-            f"p99 {med[p + 'delete p99 ms']:6.2f} ms"
+            f"            baselines: raw store CAS {m['raw/s']:6.0f}/s, bare ASGI handler {m['bare/s']:6.0f}/s"
         )
         print(
-            f"{p}baseline: raw store CAS {med[p + 'raw sqlite cas/s']:8.0f}/s, bare ASGI {med[p + 'bare asgi/s']:8.0f}/s"
-        )
-        print(
-            f"{p}ratio create/raw CAS {med[p + 'create/s'] / med[p + 'raw sqlite cas/s']:.2f} "
-            f"(target >= 0.5), delete/raw CAS {med[p + 'delete/s'] / med[p + 'raw sqlite cas/s']:.2f}, "
-            f"create/bare ASGI {med[p + 'create/s'] / med[p + 'bare asgi/s']:.2f}"
+            f"            create/raw CAS {m['create/s'] / m['raw/s']:.2f} (target >= 0.5)   "
+            f"delete/raw CAS {m['delete/s'] / m['raw/s']:.2f}   create/bare ASGI {m['create/s'] / m['bare/s']:.2f}"
         )
 
 
