@@ -217,3 +217,55 @@ def test_trust_follows_the_key_directory_without_a_restart(tmp_path: Path) -> No
             assert conditions(s)["Trusted"] == ("False", "UnknownKey")
     finally:
         proc.stop()
+
+
+def test_revoking_the_signing_subkey_and_expiry_show_as_conditions(tmp_path: Path) -> None:
+    from tests.trust.conftest import ONE_DAY_LATER, ONE_MONTH_LATER, PAYLOAD, TWO_MONTHS_LATER
+    from tests.trust.gnupg import GnuPG
+
+    (tmp_path / "gnupg").mkdir()
+    gpg = GnuPG(tmp_path / "gnupg")
+    primary = gpg.gen_key("Release Key <release@example.invalid>", usage="cert")
+    subkey = gpg.add_subkey(primary)
+    by_subkey = gpg.sign(PAYLOAD, subkey + "!", at=ONE_MONTH_LATER)
+    expiring = gpg.sign(
+        PAYLOAD, subkey + "!", at=ONE_DAY_LATER, args=("--default-sig-expire", "1d")
+    )
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "release.gpg").write_bytes(gpg.export(primary))
+    proc = start(tmp_path, keys)
+    try:
+        with proc.client() as c:
+            r = c.post(
+                f"{GV}/images", json={"metadata": {"name": DIGEST}, "dockerImageReference": "r/x"}
+            )
+            assert r.status_code == 201
+            sig = create(c, "subkey", by_subkey)
+            assert conditions(sig) == {
+                "Trusted": ("True", "Verified"),
+                "ForImage": ("True", "DigestMatches"),
+            }
+            assert sig["issuedTo"]["publicKeyID"] == primary  # the primary, not the subkey
+            assert sig["imageIdentity"] == "registry.example.com/ns/app:v1"
+
+            expired = create(c, "expired", expiring)
+            assert conditions(expired)["Trusted"] == ("False", "ExpiredSignature")
+            assert conditions(expired)["Expired"][0] == "True"
+
+            gpg.revoke_subkey(primary, 1, at=TWO_MONTHS_LATER)
+            (keys / "release.gpg").write_bytes(gpg.export(primary))
+
+            def revoked() -> bool:
+                stored = c.get(f"{GV}/images/{DIGEST}").json()["signatures"]
+                s = next(x for x in stored if x["metadata"]["name"].endswith("@subkey"))
+                return conditions(s).get("Revoked", ("", ""))[0] == "True"
+
+            _wait_for(revoked)
+            stored = c.get(f"{GV}/images/{DIGEST}").json()["signatures"]
+            s = next(x for x in stored if x["metadata"]["name"].endswith("@subkey"))
+            assert conditions(s)["Trusted"] == ("False", "RevokedKey")
+            assert "imageIdentity" not in s
+    finally:
+        proc.stop()
+        gpg.close()
