@@ -136,7 +136,13 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Stop the server with ``sig``; returns its exit code (-9 when it had to be killed).
+
+        Whatever the server leaves behind (its worker, verification processes) is
+        killed afterwards, so a hung shutdown cannot outlive the test.
+        """
         assert self.proc is not None
+        descendants = process_tree(self.proc.pid)
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -146,16 +152,13 @@ class ServerProcess:
                 self.proc.wait()
         code = self.proc.returncode
         self.proc = None
+        _kill(descendants)
         return code
 
     def kill9(self) -> None:
-        """Kill the whole process group's server: the main process and its worker."""
+        """``kill -9`` the server: the main process, its worker and their children."""
         assert self.proc is not None
-        pid = self.proc.pid
-        children = _children(pid)
-        for p in [pid, *children]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p, signal.SIGKILL)
+        _kill([self.proc.pid, *process_tree(self.proc.pid)])
         self.proc.wait()
         self.proc = None
 
@@ -179,6 +182,22 @@ class ServerProcess:
         )
 
 
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(x) for x in out.stdout.split()]
+def process_tree(pid: int) -> list[int]:
+    """``pid``'s descendants: the granian worker and its verification processes."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True)
+    children: dict[int, list[int]] = {}
+    for row in out.stdout.splitlines():
+        child, parent = (int(x) for x in row.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

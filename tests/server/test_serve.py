@@ -142,3 +142,31 @@ def test_tokens_never_reach_the_log(server: ServerProcess) -> None:
     assert server.token("signer") not in log
     assert server.admin_token not in log
     assert "wrong-token-xyz" not in log
+
+
+def test_bad_etcd_settings_fail_at_start_with_a_clear_message(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imagesig.cli",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--secure-port",
+            str(free_port()),
+            "--etcd-servers",
+            "http://127.0.0.1:2379",
+            "--etcd-cafile",
+            str(ca),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 1
+    assert r.stderr.startswith("imagesig: ")
+    assert "Traceback" not in r.stderr
+    assert "Listening" not in r.stdout + r.stderr

@@ -295,8 +295,17 @@ class SignatureVerifier:
         apply_verdict(signature, image_name, verdict, now)
 
     def close(self) -> None:
-        if isinstance(self._pool, ProcessPoolExecutor):
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers now: a shutdown must not wait on an idle pool at exit."""
+        pool, self._pool = self._pool, None
+        if isinstance(pool, ProcessPoolExecutor):
+            # Private, but the only handle on them: shutdown(wait=False) alone has left
+            # idle workers (and so the server process, at exit) waiting forever.
+            processes = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(timeout=5)
 
 
 class Reverifier:

@@ -438,6 +438,9 @@ class App:
         timeout = _int_param(request, "timeoutSeconds") or WATCH_TIMEOUT_SECONDS
 
         async def stream() -> AsyncIterator[bytes]:
+            # An empty first chunk makes granian send the status line and headers now:
+            # clients wait for them before they wait for events.
+            yield b""
             deadline = asyncio.get_running_loop().time() + timeout
             events = services.images.watch(start).__aiter__()
             try:

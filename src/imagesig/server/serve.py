@@ -237,6 +237,8 @@ def serve(config: ServeConfig) -> None:
     prepared = prepare(config)
     build_auth(config)  # fail now, with a clear message, on a bad token or RBAC file
     load_trusted_keys(config)  # and on unreadable trusted keys
+    if config.etcd_servers:
+        open_store(config)  # and on bad etcd settings (it connects lazily, on first use)
     os.environ[ENV] = config.to_env()
     os.environ.pop("RUST_BACKTRACE", None)
     log.info("imagesig listening on %s", prepared.server_url)
