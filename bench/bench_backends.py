@@ -20,11 +20,9 @@ rounds (default 3). Run: ``.venv/bin/python bench/bench_backends.py``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
 import shutil
-import ssl
 import statistics
 import sys
 import tempfile
@@ -36,6 +34,9 @@ import aetcd
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import Requests, drive, sig_body
 
 from imagesig.storage.sqlite import SQLiteStore
 from tests.etcd_server import EtcdServer, etcd_missing_reason
@@ -47,57 +48,6 @@ CONCURRENCY = (1, 16)
 GV = "/apis/image.openshift.io/v1"
 VALUE_SIZE = 4096  # an Image with a few signatures, as stored
 SIGS_PER_IMAGE = 5
-
-
-Requests = list[tuple[str, str, object]]
-
-
-def sig_body(name: str) -> dict[str, object]:
-    content = hashlib.sha512(name.encode()).digest() * 8  # ~512 bytes, unique per name
-    return {
-        "kind": "ImageSignature",
-        "apiVersion": "image.openshift.io/v1",
-        "metadata": {"name": name},
-        "type": "atomic",
-        "content": base64.b64encode(content).decode(),
-    }
-
-
-async def drive(server: ServerProcess, clients: list[Requests]) -> tuple[float, float, float]:
-    """Each client (an httpx.AsyncClient) sends its requests in order: rate/s, p50 and p99 ms."""
-    ctx = ssl.create_default_context(cafile=str(server.ca))
-    latencies: list[float] = []
-    all_connected = asyncio.Event()
-    connected = 0
-
-    async def client(requests: Requests) -> None:
-        nonlocal connected
-        async with httpx.AsyncClient(
-            base_url=server.url,
-            verify=ctx,
-            headers={"Authorization": f"Bearer {server.admin_token}"},
-            timeout=60,
-        ) as c:
-            await c.get("/healthz")  # TLS handshakes are not part of the measurement
-            connected += 1
-            if connected == len(clients):
-                all_connected.set()
-            await all_connected.wait()
-            for method, path, body in requests:
-                t = time.perf_counter()
-                r = await c.request(method, path, json=body)
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code in (200, 201), r.text
-
-    tasks = [asyncio.create_task(client(requests)) for requests in clients]
-    await all_connected.wait()
-    start = time.perf_counter()
-    await asyncio.gather(*tasks)
-    seconds = time.perf_counter() - start
-    lat = sorted(latencies)
-    p50 = lat[len(lat) // 2] * 1000
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    return len(lat) / seconds, p50, p99
 
 
 def per_client(clients: int) -> int:

@@ -11,20 +11,20 @@ Run: ``.venv/bin/python bench/bench_verify_api.py``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import os
-import ssl
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import pysequoia
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import drive, sig_body
 
 from imagesig.trust.payload import make_payload
 from imagesig.trust.sign import sign_payload
@@ -36,40 +36,6 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PER_CLIENT = int(os.environ.get("BENCH_REQUESTS", "120"))
 SIGS_PER_IMAGE = 5
 GV = "/apis/image.openshift.io/v1"
-
-
-async def drive(
-    url: str, ca: Path, token: str, clients: int, requests: list[list[tuple[str, str, object]]]
-) -> tuple[float, float, float]:
-    """Each client sends its (method, path, json) list in order: rate, p50 ms, p99 ms."""
-    ctx = ssl.create_default_context(cafile=str(ca))
-    latencies: list[float] = []
-
-    async def client(mine: list[tuple[str, str, object]]) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=url, verify=ctx, headers=headers, timeout=60) as c:
-            await c.get("/healthz")  # connect before the clock starts
-            for method, path, body in mine:
-                t = time.perf_counter()
-                r = await c.request(method, path, json=body)
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code in (200, 201), r.text
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client(mine) for mine in requests[:clients]))
-    elapsed = time.perf_counter() - start
-    lat = sorted(latencies)
-    return len(lat) / elapsed, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
-
-
-def body(name: str, content: bytes) -> dict[str, object]:
-    return {
-        "kind": "ImageSignature",
-        "apiVersion": "image.openshift.io/v1",
-        "metadata": {"name": name},
-        "type": "atomic",
-        "content": base64.b64encode(content).decode(),
-    }
 
 
 def main() -> None:
@@ -125,13 +91,11 @@ def main() -> None:
                                     (
                                         "POST",
                                         f"{GV}/imagesignatures",
-                                        body(f"{image}@s{i:04d}", content),
+                                        sig_body(f"{image}@s{i:04d}", content),
                                     )
                                 )
                             requests.append(mine)
-                        rate, p50, p99 = asyncio.run(
-                            drive(server.url, server.ca, server.admin_token, clients, requests)
-                        )
+                        rate, p50, p99 = asyncio.run(drive(server, requests))
                         results.setdefault(f"{clients} {mode}", []).append(rate)
                         results.setdefault(f"{clients} {mode} p50", []).append(p50)
                         results.setdefault(f"{clients} {mode} p99", []).append(p99)

@@ -93,10 +93,9 @@ def test_given_certificate_is_served(tmp_path: Path) -> None:
         proc.stop()
 
 
-def test_bad_rbac_file_fails_at_start_with_a_clear_message(tmp_path: Path) -> None:
-    rbac = tmp_path / "rbac.yaml"
-    rbac.write_text("apiVersion: v1\nkind: Pod\n")
-    r = subprocess.run(
+def serve_expecting_failure(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``imagesig serve`` with settings that must stop it before it listens."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -106,13 +105,18 @@ def test_bad_rbac_file_fails_at_start_with_a_clear_message(tmp_path: Path) -> No
             str(tmp_path / "d"),
             "--secure-port",
             str(free_port()),
-            "--rbac-file",
-            str(rbac),
+            *args,
         ],
         capture_output=True,
         text=True,
         timeout=30,
     )
+
+
+def test_bad_rbac_file_fails_at_start_with_a_clear_message(tmp_path: Path) -> None:
+    rbac = tmp_path / "rbac.yaml"
+    rbac.write_text("apiVersion: v1\nkind: Pod\n")
+    r = serve_expecting_failure(tmp_path, "--rbac-file", str(rbac))
     assert r.returncode == 1
     assert "rbac.yaml: document 1: apiVersion must be rbac.authorization.k8s.io/v1" in r.stderr
 
@@ -147,24 +151,8 @@ def test_tokens_never_reach_the_log(server: ServerProcess) -> None:
 def test_bad_etcd_settings_fail_at_start_with_a_clear_message(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "imagesig.cli",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "d"),
-            "--secure-port",
-            str(free_port()),
-            "--etcd-servers",
-            "http://127.0.0.1:2379",
-            "--etcd-cafile",
-            str(ca),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
+    r = serve_expecting_failure(
+        tmp_path, "--etcd-servers", "http://127.0.0.1:2379", "--etcd-cafile", str(ca)
     )
     assert r.returncode == 1
     assert r.stderr.startswith("imagesig: ")

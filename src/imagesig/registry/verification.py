@@ -32,7 +32,7 @@ from imagesig.api.types import (
 )
 from imagesig.registry.context import Context
 from imagesig.registry.images import ImageRegistry, ListOptions
-from imagesig.registry.signature_rules import SIMPLE_SIGNING_TYPES
+from imagesig.registry.signature_rules import SIMPLE_SIGNING_TYPES, clear_server_owned
 from imagesig.trust.errors import KeyringError
 from imagesig.trust.keys import TrustedKeys
 from imagesig.trust.packets import (
@@ -129,19 +129,10 @@ def _condition(
     )
 
 
-def _user_name(user_id: str | None) -> str:
-    return user_id or ""
-
-
 def apply_verdict(sig: ImageSignature, image_name: str, verdict: Verdict, now: datetime) -> None:
     """Set ``sig``'s conditions and derived fields from ``verdict`` (api.md §5.6)."""
     previous = {c.type: c for c in sig.conditions}
-    sig.conditions = []
-    sig.image_identity = ""
-    sig.signed_claims = {}
-    sig.created = None
-    sig.issued_by = None
-    sig.issued_to = None
+    clear_server_owned(sig)
     if verdict.status is Status.NOT_A_SIGNATURE:
         return  # not a format we read: stored as it is, nothing claimed
 
@@ -174,7 +165,7 @@ def apply_verdict(sig: ImageSignature, image_name: str, verdict: Verdict, now: d
             sig.created = datetime.fromtimestamp(payload.timestamp, UTC)
         elif verdict.signature_created is not None:
             sig.created = verdict.signature_created.replace(microsecond=0)
-        name = _user_name(verdict.signer_user_id)
+        name = verdict.signer_user_id or ""
         sig.issued_by = SignatureIssuer(common_name=name)
         sig.issued_to = SignatureSubject(
             common_name=name, public_key_id=verdict.signer_fingerprint or ""
