@@ -66,7 +66,7 @@ def main() -> None:
                                     image = (
                                         "sha256:"
                                         + hashlib.sha256(
-                                            f"{rnd}{clients}{mode}{n}{i}".encode()
+                                            f"{rnd}-{clients}-{mode}-{n}-{i}".encode()
                                         ).hexdigest()
                                     )
                                     r = admin.post(
