@@ -28,7 +28,7 @@ from imagesig.api.errors import APIError
 from imagesig.api.patch import json_patch, merge_patch
 from imagesig.api.types import API_VERSION, Image, ImageSignature, Status, StatusDetails
 from imagesig.registry.context import Context
-from imagesig.registry.images import ImageRegistry, ListOptions, with_type_meta
+from imagesig.registry.images import ImageRegistry, ListOptions
 from imagesig.registry.imagesignatures import ImageSignatureRegistry
 from imagesig.server import discovery, negotiation, openapi
 from imagesig.server.auth import Authorizer, TokenAuthenticator, User
@@ -52,9 +52,6 @@ class Services:
     authn: TokenAuthenticator
     authz: Authorizer
     max_body: int = DEFAULT_MAX_BODY
-
-
-Handler = Callable[[Request, "Call"], Any]
 
 
 @dataclass
@@ -490,6 +487,3 @@ def _no_such_path() -> APIError:
             code=404,
         )
     )
-
-
-__all__ = ["App", "Services", "with_type_meta"]
