@@ -158,3 +158,36 @@ def test_bad_etcd_settings_fail_at_start_with_a_clear_message(tmp_path: Path) ->
     assert r.stderr.startswith("imagesig: ")
     assert "Traceback" not in r.stderr
     assert "Listening" not in r.stdout + r.stderr
+
+
+def test_sigterm_ends_open_watches_and_exits_promptly(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    proc = ServerProcess(tmp_path / "data", free_port())
+    proc.start()
+    ended: list[str] = []
+    opened = threading.Event()
+
+    def watch() -> None:
+        params = {"watch": "true", "timeoutSeconds": "600"}
+        try:
+            with (
+                proc.client() as c,
+                c.stream("GET", "/apis/image.openshift.io/v1/images", params=params) as r,
+            ):
+                opened.set()
+                for _ in r.iter_lines():
+                    pass
+            ended.append("clean")
+        except httpx.HTTPError as exc:
+            ended.append(type(exc).__name__)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    assert opened.wait(10)
+    started = time.monotonic()
+    assert proc.stop(signal.SIGTERM, timeout=20) == 0
+    assert time.monotonic() - started < 10
+    t.join(10)
+    assert ended == ["clean"]

@@ -146,6 +146,11 @@ class App:
     def __init__(self, services: Services | None = None, *, lifespan: Any = None) -> None:
         self.services = services
         self._lifespan = lifespan
+        self.stopping = asyncio.Event()
+
+    def begin_shutdown(self) -> None:
+        """End open watches now: a server that is stopping does not wait for them to time out."""
+        self.stopping.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -438,16 +443,26 @@ class App:
             # An empty first chunk makes granian send the status line and headers now:
             # clients wait for them before they wait for events.
             yield b""
-            deadline = asyncio.get_running_loop().time() + timeout
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
             events = services.images.watch(start).__aiter__()
+            stopping = asyncio.ensure_future(self.stopping.wait())
             try:
                 while True:
-                    remaining = deadline - asyncio.get_running_loop().time()
-                    if remaining <= 0:
+                    upcoming = asyncio.ensure_future(events.__anext__())
+                    done, _ = await asyncio.wait(
+                        {upcoming, stopping},
+                        timeout=max(deadline - loop.time(), 0),
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if upcoming not in done:  # timeoutSeconds, or the server is stopping
+                        upcoming.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                            await upcoming
                         return
                     try:
-                        event = await asyncio.wait_for(events.__anext__(), remaining)
-                    except (StopAsyncIteration, TimeoutError):
+                        event = upcoming.result()
+                    except StopAsyncIteration:
                         return
                     yield msgspec.json.encode({"type": event.type, "object": event.image}) + b"\n"
             except APIError as exc:
@@ -456,6 +471,7 @@ class App:
                 status = errors.unavailable(f"storage is unavailable: {exc}").status
                 yield msgspec.json.encode({"type": "ERROR", "object": status}) + b"\n"
             finally:
+                stopping.cancel()
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
                     with contextlib.suppress(Exception):

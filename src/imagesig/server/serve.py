@@ -15,9 +15,11 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -217,6 +219,7 @@ def create_app() -> App:
         verifier = SignatureVerifier(load_trusted_keys(config), default_pool(workers))
         await verifier.warm_up(workers)
         app.services = build_services(config, store, verifier)
+        on_stop_signal(asyncio.get_running_loop(), app.begin_shutdown)
         reverifier = Reverifier(app.services.images, verifier, interval=config.reverify_interval)
         task = asyncio.create_task(reverifier.run(), name="reverify")
         try:
@@ -228,6 +231,28 @@ def create_app() -> App:
             await store.close()
 
     return App(lifespan=lifespan)
+
+
+def on_stop_signal(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Call ``callback`` first when SIGTERM or SIGINT arrives, then granian's own handler.
+
+    granian stops a worker by draining its connections; open watches would hold that up
+    until they time out. asyncio has no public way to chain signal handlers, so the
+    previous handler is taken from the loop (a private attribute, read defensively).
+    """
+    handlers: dict[int, Any] = getattr(loop, "_signal_handlers", {})
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = handlers.get(signum)
+
+        def chained(previous: Any = previous) -> None:
+            callback()
+            if previous is not None and not previous.cancelled():
+                previous._run()
+
+        try:
+            loop.add_signal_handler(signum, chained)
+        except (NotImplementedError, RuntimeError, ValueError):
+            return
 
 
 def serve(config: ServeConfig) -> None:
