@@ -176,3 +176,28 @@ def test_watch_from_a_compacted_revision_is_410(tmp_path: Path, own_etcd: EtcdSe
         assert event["object"]["reason"] == "Expired"
     finally:
         proc.stop()
+
+
+def test_unconditional_updates_through_both_replicas_all_succeed(
+    two_replicas: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_replicas
+    with a.client() as ca:
+        image = create_image(ca)
+    name = image["metadata"]["name"]  # type: ignore[index]
+    del image["metadata"]["resourceVersion"]  # type: ignore[attr-defined]
+
+    async def writer(server: ServerProcess, n: int) -> list[int]:
+        async with server.async_client() as c:
+            codes = []
+            for i in range(10):
+                body = {**image, "metadata": {**image["metadata"], "labels": {"w": f"{n}-{i}"}}}  # type: ignore[dict-item]
+                codes.append((await c.put(f"{GV}/images/{name}", json=body)).status_code)
+            return codes
+
+    async def run() -> list[list[int]]:
+        return await asyncio.gather(*(writer(a if n % 2 else b, n) for n in range(6)))
+
+    assert [c for per in asyncio.run(run()) for c in per] == [200] * 60
+    with b.client() as cb:
+        assert cb.get(f"{GV}/images/{name}").json()["metadata"]["generation"] == 61

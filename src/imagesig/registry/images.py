@@ -286,56 +286,65 @@ class ImageRegistry:
         return with_type_meta(_from_kv(kv))
 
     async def update(self, name: str, image: Image, ctx: Context) -> Image:
+        """PUT: replace the image; a ``resourceVersion`` in it makes the write conditional."""
         if image.metadata.name and image.metadata.name != name:
             raise errors.bad_request(
                 f"the name of the object ({image.metadata.name}) does not match the name on "
                 f"the URL ({name})"
             )
-        image.metadata.name = name
-        for sig in image.signatures:
-            sig.metadata.annotations.pop(MANAGED_SIGNATURE_ANNOTATION, None)
-        errs = validate_image(image)
-        if errs:
-            raise errors.invalid_object(KIND, name, errs)
-        expected = _parse_resource_version(image.metadata.resource_version)
-        async with self._lock(name):
-            current = await self.store.get(_key(name))
-            if current is None:
-                raise errors.not_found(RESOURCE, name)
-            if expected is not None and expected != current.mod_revision:
-                raise errors.conflict(RESOURCE, name, errors.STALE_OBJECT)
-            previous = _from_kv(current)
-            self._keep_immutable(image, previous)
-            await self._fill_signatures(image, previous, ctx)
-            return await self._write(name, image, current.mod_revision, ctx)
+        sent = _encoder.encode(image)
+        return await self._replace(name, lambda _current: _decoder.decode(sent), ctx)
 
     async def patch(
         self, name: str, apply: Callable[[dict[str, Any]], Image], ctx: Context
     ) -> Image:
-        """Apply a patch (a function of the current object's JSON form) and write the result."""
+        """PATCH: ``apply`` turns the current object's JSON form into the new object."""
+
+        def patched(current: Image) -> Image:
+            image = apply(msgspec.to_builtins(with_type_meta(current)))
+            if image.metadata.name and image.metadata.name != name:
+                raise errors.bad_request("the patch may not change metadata.name")
+            return image
+
+        return await self._replace(name, patched, ctx)
+
+    async def _replace(self, name: str, make: Callable[[Image], Image], ctx: Context) -> Image:
+        """Write ``make(current)`` over the image, as Kubernetes' guaranteed update does.
+
+        A ``resourceVersion`` in the new object is a precondition (409 when stale);
+        without one, a write that loses a race to another writer is re-made from the
+        new current object, at most MAX_RETRIES times.
+        """
         for _ in range(MAX_RETRIES):
             async with self._lock(name):
                 current = await self.store.get(_key(name))
                 if current is None:
                     raise errors.not_found(RESOURCE, name)
                 previous = _from_kv(current)
-                doc = msgspec.to_builtins(with_type_meta(_from_kv(current)))
-                image = apply(doc)
-                if image.metadata.name and image.metadata.name != name:
-                    raise errors.bad_request("the patch may not change metadata.name")
+                image = make(_from_kv(current))
                 image.metadata.name = name
                 expected = _parse_resource_version(image.metadata.resource_version)
                 if expected is not None and expected != current.mod_revision:
                     raise errors.conflict(RESOURCE, name, errors.STALE_OBJECT)
+                for sig in image.signatures:
+                    sig.metadata.annotations.pop(MANAGED_SIGNATURE_ANNOTATION, None)
                 errs = validate_image(image)
                 if errs:
                     raise errors.invalid_object(KIND, name, errs)
                 self._keep_immutable(image, previous)
                 await self._fill_signatures(image, previous, ctx)
+                if ctx.dry_run:
+                    image.metadata.resource_version = str(current.mod_revision)
+                    return with_type_meta(image)
                 try:
-                    return await self._write(name, image, current.mod_revision, ctx)
+                    kv = await self.store.update(_key(name), _to_value(image), current.mod_revision)
+                except KeyNotFound:
+                    raise errors.not_found(RESOURCE, name) from None
                 except RevisionMismatch:
+                    if expected is not None:
+                        raise errors.conflict(RESOURCE, name, errors.STALE_OBJECT) from None
                     continue
+                return with_type_meta(_from_kv(kv))
         raise errors.conflict(RESOURCE, name, errors.STALE_OBJECT)
 
     @staticmethod
@@ -346,18 +355,6 @@ class ImageRegistry:
         meta.generation = previous.metadata.generation + 1
         meta.deletion_timestamp = previous.metadata.deletion_timestamp
         meta.namespace = ""
-
-    async def _write(self, name: str, image: Image, revision: int, ctx: Context) -> Image:
-        if ctx.dry_run:
-            image.metadata.resource_version = str(revision)
-            return with_type_meta(image)
-        try:
-            kv = await self.store.update(_key(name), _to_value(image), revision)
-        except KeyNotFound:
-            raise errors.not_found(RESOURCE, name) from None
-        except RevisionMismatch:
-            raise errors.conflict(RESOURCE, name, errors.STALE_OBJECT) from None
-        return with_type_meta(_from_kv(kv))
 
     async def delete(self, name: str, ctx: Context) -> Status:
         kv = await self.store.get(_key(name))
