@@ -6,6 +6,7 @@ the HTTP client only when run, so ``imagesig serve`` does not depend on it.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -27,3 +28,18 @@ def quiet() -> None:
     os.environ.pop("RUST_LIB_BACKTRACE", None)
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """``--image`` and ``--kubeconfig``, which every command that talks to the server takes."""
+    p.add_argument(
+        "--image",
+        required=True,
+        metavar="DIGEST",
+        help="the image: its manifest digest, sha256:<hex>",
+    )
+    p.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="default: $KUBECONFIG, else ./imagesig-data/admin.kubeconfig",
+    )

@@ -17,7 +17,14 @@ from typing import Any
 import pysequoia
 
 from imagesig import __version__
-from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet
+from imagesig.commands import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common_arguments,
+    fail,
+    quiet,
+)
 from imagesig.trust import (
     TrustError,
     digest_of,
@@ -43,12 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         " standalone-sign does) and upload it as ImageSignature <image>@<name>, type atomic."
         " Prints the signature's name and the Trusted/ForImage conditions the server set.",
     )
-    p.add_argument(
-        "--image",
-        required=True,
-        metavar="DIGEST",
-        help="the image: its manifest digest, sha256:<hex>",
-    )
+    add_common_arguments(p)
     p.add_argument(
         "--identity",
         required=True,
@@ -68,11 +70,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--creator", metavar="TEXT", help=f'optional.creator (default: "imagesig {__version__}")'
     )
     p.add_argument("--name", help="signature name after '@' (default: 32 random hex digits)")
-    p.add_argument(
-        "--kubeconfig",
-        metavar="FILE",
-        help="default: $KUBECONFIG, else ./imagesig-data/admin.kubeconfig",
-    )
     p.add_argument("--output", metavar="FILE", help="also write the signature blob to this file")
 
 

@@ -17,7 +17,14 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from imagesig.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, quiet
+from imagesig.commands import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common_arguments,
+    fail,
+    quiet,
+)
 from imagesig.registry.signature_rules import SIMPLE_SIGNING_TYPES
 from imagesig.trust import (
     DEFAULT_IDENTITY_RULE,
@@ -62,12 +69,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         " against --keys, for --identity (the server's conditions are not used)."
         " Exit 0: at least one signature is accepted; 1: none is; 2: bad arguments.",
     )
-    p.add_argument(
-        "--image",
-        required=True,
-        metavar="DIGEST",
-        help="the image: its manifest digest, sha256:<hex>",
-    )
+    add_common_arguments(p)
     p.add_argument(
         "--keys", required=True, metavar="PATH", help="trusted OpenPGP keys: a file or a directory"
     )
@@ -84,11 +86,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="matchRepoDigestOrExact (default), matchExact, matchRepository, or a rule with "
         "parameters as its policy JSON object, e.g. "
         '\'{"type":"remapIdentity","prefix":"a.example","signedPrefix":"b.example"}\'',
-    )
-    p.add_argument(
-        "--kubeconfig",
-        metavar="FILE",
-        help="default: $KUBECONFIG, else ./imagesig-data/admin.kubeconfig",
     )
     p.add_argument("-o", "--output", choices=["text", "json"], default="text", help="default: text")
 
